@@ -190,9 +190,9 @@ SPECTACULAR_SETTINGS = {
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "prediction_out")))
 PREDICTION_HORIZON_DAYS = env_int("PREDICTION_HORIZON_DAYS", 7, minimum=1)
 # A job left `processing` longer than this by a dead worker is requeued.
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 150, minimum=10)
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 150, minimum=2)
 # A `queued` job whose task was not picked up for this long is enqueued again.
-JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 300, minimum=10)
+JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 300, minimum=2)
 # How many times a job may be claimed before it ends `error` for good.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
 

@@ -103,7 +103,8 @@ class PredictionJob(models.Model):
     Allowed transitions:
       queued     → processing (a worker claimed it)
       processing → done | not_found | error (the pipeline ended)
-      processing → queued (its worker died: the lease expired)
+      processing → queued (its worker died: the lease expired; the sweeper requeues it)
+      processing → processing (lease expired: a redelivered task takes it over)
       not_found | error → queued (a planner or operator retries it)
     `done` is final.
     """
@@ -111,7 +112,13 @@ class PredictionJob(models.Model):
     TRANSITIONS: dict[str, frozenset[str]] = {
         JobStatus.QUEUED: frozenset({JobStatus.PROCESSING}),
         JobStatus.PROCESSING: frozenset(
-            {JobStatus.DONE, JobStatus.NOT_FOUND, JobStatus.ERROR, JobStatus.QUEUED}
+            {
+                JobStatus.DONE,
+                JobStatus.NOT_FOUND,
+                JobStatus.ERROR,
+                JobStatus.QUEUED,
+                JobStatus.PROCESSING,
+            }
         ),
         JobStatus.NOT_FOUND: frozenset({JobStatus.QUEUED}),
         JobStatus.ERROR: frozenset({JobStatus.QUEUED}),
