@@ -17,7 +17,7 @@ fi
 
 # Run a server binary as the postgres user when we are root (initdb/postgres refuse root).
 as_pg() {
-  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # The data directory lives in the repo (git-ignored) unless the postgres user cannot reach it.

@@ -288,3 +288,42 @@ def test_the_requeue_schedule_exists_after_migrations():
     schedule = Schedule.objects.get(func="predictions.tasks.jobs_requeue_stale_task")
     assert schedule.repeats == -1
     assert schedule.schedule_type == Schedule.MINUTES
+
+
+def test_step_aft_and_its_links_are_created_once(cmms_client):
+    from cmms import services as cmms_services
+
+    asset = cmms_services.asset_ensure(asset_id=uuid.UUID(SEED_ASSET), client=cmms_client)
+    ft = cmms_services.failure_type_ensure(failure_type_id=uuid.UUID(SEED_FT), client=cmms_client)
+    lists = cmms_services.asset_maintenance_lists_ensure(asset=asset, client=cmms_client)
+    aft = services.asset_failure_type_ensure(asset=asset, failure_type=ft)
+    assert services.asset_failure_type_ensure(asset=asset, failure_type=ft) == aft
+    links = services.asset_failure_type_maintenance_lists_ensure(
+        aft=aft, asset_maintenance_lists=lists
+    )
+    again = services.asset_failure_type_maintenance_lists_ensure(
+        aft=aft, asset_maintenance_lists=lists
+    )
+    assert len(links) == len(again) == 3
+    assert AssetFailureTypeMaintenanceList.objects.count() == 3
+
+
+def test_a_processing_job_whose_lease_expired_is_taken_over_by_a_redelivered_task(
+    cmms_sim, cmms_client, data_dir, settings
+):
+    job = seed_job()
+    expired = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 1)
+    PredictionJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.PROCESSING, attempts=1, updated_at=expired
+    )
+    services.job_run(job_id=job.pk, client=cmms_client)
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+
+
+def test_a_live_processing_job_is_not_taken_over(cmms_client, data_dir):
+    job = seed_job()
+    PredictionJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.PROCESSING, attempts=1, updated_at=timezone.now()
+    )
+    assert services.job_run(job_id=job.pk, client=cmms_client) is None
