@@ -145,6 +145,7 @@ class PredictionJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("retry_predictionjob", "Can retry failed prediction jobs")]
         constraints = [
             models.UniqueConstraint(
                 fields=["client", "request_hash"], name="uniq_job_client_request_hash"
