@@ -5,6 +5,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from predictions import api
+from predictions.admin_views import overview
 from predictions.health import health
 
 urlpatterns = [
@@ -18,5 +19,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", health, name="health"),
+    path("admin/overview/", overview, name="admin-overview"),
     path("admin/", admin.site.urls),
 ]

@@ -15,5 +15,6 @@ python manage.py makemigrations --check --dry-run >/dev/null || {
   echo "models changed without a migration: run manage.py makemigrations" >&2; exit 1; }
 python manage.py spectacular --validate --fail-on-warn --file /dev/null
 python manage.py collectstatic --noinput -v 0
+scripts/ensure-browser.sh
 echo "== pytest"
 python -m pytest "$@"
