@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "django_q",
     "cmms",
     "predictions",
+    "workrequests",
 ]
 
 MIDDLEWARE = [
@@ -195,6 +196,19 @@ JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 150, minimum=2)
 JOB_REQUEUE_AFTER_SECONDS = env_int("JOB_REQUEUE_AFTER_SECONDS", 300, minimum=2)
 # How many times a job may be claimed before it ends `error` for good.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
+
+# --- Work requests ---------------------------------------------------------------------
+# A done prediction below this reliability proposes a work request (unless a planner set a
+# threshold for the failure type or the asset failure type: the most specific applies).
+WORK_REQUEST_THRESHOLD = env_float("WORK_REQUEST_THRESHOLD", 0.8)
+# No new proposal for an asset and failure type this long after one was sent or rejected.
+WORK_REQUEST_COOLDOWN_DAYS = env_float("WORK_REQUEST_COOLDOWN_DAYS", 2.0)
+# Off unless set: proposals below this reliability are approved and sent without a planner.
+WORK_REQUEST_AUTO_APPROVE_BELOW: float | None = (
+    env_float("WORK_REQUEST_AUTO_APPROVE_BELOW", 0.0)
+    if os.environ.get("WORK_REQUEST_AUTO_APPROVE_BELOW", "").strip()
+    else None
+)
 
 # --- CMMS -------------------------------------------------------------------------------
 CMMS_BASE_URL = env_str("CMMS_BASE_URL", "http://127.0.0.1:8081/api")

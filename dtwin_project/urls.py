@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from predictions import api
 from predictions.admin_views import overview
 from predictions.health import health
+from workrequests.api import WorkRequestListView
 
 urlpatterns = [
     path("asset_predict", api.AssetPredictView.as_view(), name="asset-predict"),
@@ -16,6 +17,7 @@ urlpatterns = [
         name="asset-failure-type-predict",
     ),
     path("jobs/<uuid:job_id>", api.JobDetailView.as_view(), name="job-detail"),
+    path("work_requests", WorkRequestListView.as_view(), name="work-requests"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", health, name="health"),

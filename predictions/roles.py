@@ -3,13 +3,17 @@
 from django.contrib.auth.models import Group, Permission
 
 PLANNER_GROUP = "planner"
-VIEW_APPS = ("cmms", "predictions", "django_q")
+VIEW_APPS = ("cmms", "predictions", "workrequests", "django_q")
 EXTRA_PERMISSIONS = (
     ("predictions", "retry_predictionjob"),
     # Planners enter Weibull parameters and the default reliability each maintenance restores.
     ("predictions", "add_etabeta"),
     ("predictions", "change_etabeta"),
     ("predictions", "change_assetfailuretypemaintenancelist"),
+    # Planners decide on work-request proposals and set thresholds.
+    ("workrequests", "decide_workrequestproposal"),
+    ("workrequests", "add_reliabilitythreshold"),
+    ("workrequests", "change_reliabilitythreshold"),
 )
 
 

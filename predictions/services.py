@@ -35,6 +35,7 @@ from predictions.models import (
     Prediction,
     PredictionJob,
 )
+from predictions.signals import prediction_done
 
 logger = logging.getLogger(__name__)
 
@@ -478,7 +479,8 @@ def job_run(*, job_id: uuid.UUID, client: CmmsClient | None = None) -> Predictio
         logger.exception("job %s failed", job.pk)
         job_finish(job=job, status=JobStatus.ERROR, error_message=f"{type(exc).__name__}: {exc}")
     else:
-        job_finish(job=job, status=JobStatus.DONE, prediction_id=prediction.prediction_id)
+        if job_finish(job=job, status=JobStatus.DONE, prediction_id=prediction.prediction_id):
+            prediction_done.send(sender=PredictionJob, prediction=prediction)
     return job
 
 

@@ -1,19 +1,14 @@
 """A planner in a real browser (headless Debian Chromium via selenium) against a live server."""
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from predictions.models import JobStatus, PredictionJob
 from predictions.roles import planner_group_ensure
+from tests.browser.conftest import login, shot
 from tests.factories import (
     AssetFactory,
     AssetFailureTypeFactory,
@@ -23,47 +18,6 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture
-def browser():
-    """Headless Chromium; nothing is downloaded (Debian's binary and driver are used)."""
-    os.environ["SE_OFFLINE"] = "true"
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.implicitly_wait(2)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-
-
-def shot(driver: webdriver.Chrome, name: str) -> None:
-    """Save a screenshot for a human to look at."""
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-
-
-@pytest.fixture
-def plain_static(settings):
-    """The live server serves static files from the finders: use unhashed names."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def test_a_planner_finds_the_chart_and_retries_a_failed_job(live_server, browser, plain_static):
@@ -85,10 +39,7 @@ def test_a_planner_finds_the_chart_and_retries_a_failed_job(live_server, browser
     PredictionJobFactory(status=JobStatus.DONE)
     wait = WebDriverWait(browser, 10)
 
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys("pat")
-    browser.find_element(By.NAME, "password").send_keys("planner-pw-2025")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    login(browser, live_server.url, "pat", "planner-pw-2025")
     wait.until(ec.presence_of_element_located((By.ID, "dtwin-overview-link")))
     shot(browser, "1-index")
 
