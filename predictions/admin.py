@@ -20,12 +20,19 @@ from django.utils.safestring import SafeString, mark_safe
 from cmms.admin import AssetAdmin, PlannerModelAdmin
 from cmms.models import Asset, AssetMaintenanceList, FailureType
 from predictions import charts, services
+from predictions.admin_fitting import (
+    FailureObservationAdmin,
+    WeibullFitInline,
+    refit_weibull_action,
+    weibull_fit_summary,
+)
 from predictions.models import (
     ApiClient,
     ApiToken,
     AssetFailureType,
     AssetFailureTypeMaintenanceList,
     EtaBeta,
+    FailureObservation,
     Gamma,
     JobStatus,
     Prediction,
@@ -373,15 +380,16 @@ class EtaBetaInline(admin.TabularInline):
 class AssetFailureTypeAdmin(PlannerModelAdmin):
     """An asset paired with a failure type: its parameters, links, predictions and chart."""
 
-    list_display = ["asset", "failure_type", "latest_reliability", "weibull"]
-    list_select_related = ["asset", "failure_type"]
+    list_display = ["asset", "failure_type", "latest_reliability", "weibull", "fit"]
+    list_select_related = ["asset", "failure_type", "weibull_fit"]
     list_filter = ["failure_type"]
     search_fields = ["asset__name", "failure_type__name"]
     uuid_search_fields = ["aft_id", "asset__asset_id", "failure_type__failure_type_id"]
     ordering = ["asset__name", "failure_type__name"]
     fields = ["asset", "failure_type", "predictions_link", "reliability_chart", "weibull_curve"]
     readonly_fields = fields
-    inlines = [EtaBetaInline, AftMaintenanceListInline]
+    inlines = [EtaBetaInline, WeibullFitInline, AftMaintenanceListInline]
+    actions = [refit_weibull_action]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         latest = Prediction.objects.filter(asset_failure_type=OuterRef("pk")).order_by("-time")
@@ -399,6 +407,10 @@ class AssetFailureTypeAdmin(PlannerModelAdmin):
     def weibull(self, aft: AssetFailureType) -> str:
         params = services.weibull_parameters_for(asset=aft.asset, aft=aft)
         return f"η={params.eta_hours:g} h, β={params.beta:g} ({params.source})" if params else "—"
+
+    @admin.display(description="fit from failure history")
+    def fit(self, aft: AssetFailureType) -> str:
+        return weibull_fit_summary(getattr(aft, "weibull_fit", None))
 
     @admin.display(description="predictions")
     def predictions_link(self, aft: AssetFailureType) -> SafeString:
@@ -507,6 +519,7 @@ class PredictionAdmin(PlannerModelAdmin):
         "asset",
         "failure_type",
         "reliability",
+        "source",
         "time",
         "prediction_future_time",
         "posted",
@@ -514,6 +527,7 @@ class PredictionAdmin(PlannerModelAdmin):
     list_select_related = ["asset", "asset_failure_type__failure_type"]
     list_filter = [
         "asset_failure_type__failure_type",
+        "source",
         ("asset", admin.RelatedOnlyFieldListFilter),
         ("time", admin.DateFieldListFilter),
     ]
@@ -527,6 +541,11 @@ class PredictionAdmin(PlannerModelAdmin):
         "asset",
         "asset_failure_type",
         "predicted_reliability",
+        "source",
+        "eta_hours",
+        "beta",
+        "conditional_reliability",
+        "failure_probability",
         "time",
         "prediction_future_time",
         "created_at",
@@ -653,3 +672,6 @@ class ApiTokenAdmin(PlannerModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+admin.site.register(FailureObservation, FailureObservationAdmin)

@@ -326,6 +326,104 @@ class EtaBeta(models.Model):
         return f"η={self.eta_hours} h, β={self.beta}"
 
 
+class ObservationSource(models.TextChoices):
+    """Where a failure observation came from."""
+
+    REQUEST = "request", "Prediction request"
+    CSV = "csv", "CSV import"
+
+
+class FailureObservation(models.Model):
+    """One lifetime of an AFT after a maintenance: hours to failure, or survived (censored).
+
+    `duration_hours` runs from `maintenance_end_time` to `end_time` (the failure's start,
+    or the last time the asset was seen running when `censored`). `source_key` is a hash of
+    (AFT, maintenance end, end time, censored): the same lifetime is stored once, whether
+    it came from a request (replayed or not) or from a CSV row.
+    """
+
+    asset_failure_type = models.ForeignKey(
+        AssetFailureType, on_delete=models.CASCADE, related_name="failure_observations"
+    )
+    duration_hours = models.FloatField(help_text="Hours from maintenance end to end_time.")
+    censored = models.BooleanField(
+        default=False, help_text="True: still running at end_time (right-censored)."
+    )
+    maintenance_end_time = models.DateTimeField()
+    end_time = models.DateTimeField(help_text="Failure start, or when last seen running.")
+    source = models.CharField(max_length=16, choices=ObservationSource.choices)
+    source_key = models.CharField(
+        max_length=64, editable=False, help_text="SHA-256 of the lifetime's natural key."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["asset_failure_type", "maintenance_end_time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset_failure_type", "source_key"], name="uniq_failure_observation"
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_hours__gt=0), name="failure_observation_duration_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        kind = "survived" if self.censored else "failed after"
+        return f"{self.asset_failure_type}: {kind} {self.duration_hours:.1f} h"
+
+
+class FitStatus(models.TextChoices):
+    """Outcome of the last Weibull fit of an AFT."""
+
+    FITTED = "fitted", "Fitted"
+    TOO_FEW_FAILURES = "too_few_failures", "Too few failures"
+    FAILED = "failed", "Fit failed"
+
+
+class WeibullFit(models.Model):
+    """The last Weibull fit of an AFT's failure history and its quality; a refit marker.
+
+    When `status` is `fitted`, the same η, β are in the AFT's `EtaBeta(source=fitted)`.
+    `refit_requested_at` is set while a refit task is pending (at most one per AFT).
+    """
+
+    asset_failure_type = models.OneToOneField(
+        AssetFailureType, on_delete=models.CASCADE, related_name="weibull_fit"
+    )
+    status = models.CharField(max_length=20, choices=FitStatus.choices, blank=True)
+    message = models.TextField(blank=True)
+    n_failures = models.PositiveIntegerField(default=0)
+    n_censored = models.PositiveIntegerField(default=0)
+    eta_hours = models.FloatField(null=True, blank=True, help_text="Fitted scale η, in hours.")
+    beta = models.FloatField(null=True, blank=True, help_text="Fitted shape β.")
+    log_likelihood = models.FloatField(null=True, blank=True)
+    confidence_level = models.FloatField(default=0.95)
+    eta_lower_hours = models.FloatField(null=True, blank=True)
+    eta_upper_hours = models.FloatField(null=True, blank=True)
+    beta_lower = models.FloatField(null=True, blank=True)
+    beta_upper = models.FloatField(null=True, blank=True)
+    fitted_at = models.DateTimeField(null=True, blank=True)
+    refit_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Weibull fit"
+
+    def __str__(self) -> str:
+        if self.status == FitStatus.FITTED:
+            return f"{self.asset_failure_type}: η={self.eta_hours:.1f} h, β={self.beta:.3f}"
+        return f"{self.asset_failure_type}: {self.status or 'never fitted'}"
+
+
+class PredictionSource(models.TextChoices):
+    """Which model gave a prediction, in order of precedence."""
+
+    FITTED = "fitted", "Weibull fitted from failure history"
+    MANUAL = "manual", "Weibull entered by a planner"
+    REQUEST_DEFAULT = "request_default", "Request's default_reliability"
+    STORED_DEFAULT = "stored_default", "Stored AFT ↔ maintenance-list defaults"
+
+
 class Prediction(models.Model):
     """A computed reliability: stored, written to a file and posted to the CMMS."""
 
@@ -341,7 +439,25 @@ class Prediction(models.Model):
         on_delete=models.PROTECT,
         related_name="predictions",
     )
-    predicted_reliability = models.FloatField()
+    predicted_reliability = models.FloatField(
+        help_text="R(t), t = prediction_future_time − maintenance_end_time (hours)."
+    )
+    source = models.CharField(
+        max_length=16,
+        choices=PredictionSource.choices,
+        blank=True,
+        help_text="The model that gave the value; empty on rows made before it was recorded.",
+    )
+    eta_hours = models.FloatField(null=True, blank=True, help_text="Weibull η used, in hours.")
+    beta = models.FloatField(null=True, blank=True, help_text="Weibull β used.")
+    conditional_reliability = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="R(t) / R(T), T = source_sys_time − maintenance_end_time (hours); Weibull only.",
+    )
+    failure_probability = models.FloatField(
+        null=True, blank=True, help_text="1 − conditional_reliability: failure before the horizon."
+    )
     time = models.DateTimeField(help_text="The request's source_sys_time.")
     prediction_future_time = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -358,7 +474,12 @@ class Prediction(models.Model):
             models.CheckConstraint(
                 condition=Q(predicted_reliability__gte=0) & Q(predicted_reliability__lte=1),
                 name="prediction_reliability_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(conditional_reliability__isnull=True)
+                | (Q(conditional_reliability__gte=0) & Q(conditional_reliability__lte=1)),
+                name="prediction_conditional_range",
+            ),
         ]
 
     def __str__(self) -> str:

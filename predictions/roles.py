@@ -10,6 +10,9 @@ EXTRA_PERMISSIONS = (
     ("predictions", "add_etabeta"),
     ("predictions", "change_etabeta"),
     ("predictions", "change_assetfailuretypemaintenancelist"),
+    # Planners import failure history (CSV) and correct it; a refit follows.
+    ("predictions", "add_failureobservation"),
+    ("predictions", "delete_failureobservation"),
     # Planners decide on work-request proposals and set thresholds.
     ("workrequests", "decide_workrequestproposal"),
     ("workrequests", "add_reliabilitythreshold"),

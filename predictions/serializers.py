@@ -12,6 +12,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from predictions.models import PredictionSource
+
 _UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -53,7 +55,10 @@ class StrictDateTimeField(serializers.Field):
             self.fail("invalid")
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+            self.fail("invalid")
 
     def to_representation(self, value: datetime) -> str:
         return value.isoformat()
@@ -163,8 +168,28 @@ class JobPredictionSerializer(serializers.Serializer):
     """The prediction of a finished job."""
 
     prediction_id = serializers.UUIDField()
-    predicted_reliability = serializers.FloatField()
+    predicted_reliability = serializers.FloatField(
+        help_text="R(t), t = prediction_future_time − maintenance_end_time, in hours."
+    )
     prediction_future_time = serializers.DateTimeField()
+    source = serializers.ChoiceField(
+        choices=PredictionSource.choices,
+        allow_blank=True,
+        help_text="The model used, in order of precedence: fitted Weibull, planner's Weibull, "
+        "the request's default_reliability, the stored defaults. Empty on old predictions.",
+    )
+    eta_hours = serializers.FloatField(
+        allow_null=True, help_text="Weibull scale η in hours (null without Weibull)."
+    )
+    beta = serializers.FloatField(allow_null=True, help_text="Weibull shape β.")
+    conditional_reliability = serializers.FloatField(
+        allow_null=True,
+        help_text="R(t) / R(T): surviving to prediction_future_time given survival to "
+        "source_sys_time (T hours after maintenance_end_time); 1.0 when T ≥ t; Weibull only.",
+    )
+    failure_probability = serializers.FloatField(
+        allow_null=True, help_text="1 − conditional_reliability."
+    )
 
 
 class JobOutputSerializer(serializers.Serializer):

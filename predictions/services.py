@@ -1,21 +1,23 @@
 """The business steps of dtwin: intake of prediction requests and the job's pipeline."""
 
 import contextlib
+import csv
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
@@ -23,17 +25,22 @@ from cmms import services as cmms_services
 from cmms.client import CmmsClient, CmmsError, get_client
 from cmms.models import Asset, AssetMaintenanceList, FailureType
 from cmms.services import MasterDataMissing
-from predictions import reliability
+from predictions import fitting, reliability
 from predictions.models import (
     ApiClient,
     AssetFailureType,
     AssetFailureTypeMaintenanceList,
     EndpointType,
     EtaBeta,
+    FailureObservation,
+    FitStatus,
     JobStatus,
+    ObservationSource,
     ParameterSource,
     Prediction,
     PredictionJob,
+    PredictionSource,
+    WeibullFit,
 )
 from predictions.signals import prediction_done
 
@@ -305,6 +312,28 @@ def weibull_parameters_for(*, asset: Asset, aft: AssetFailureType | None) -> Eta
     return rows.get(ParameterSource.FITTED) or rows.get(ParameterSource.MANUAL)
 
 
+@dataclass(frozen=True, slots=True)
+class ReliabilityResult:
+    """A computed reliability, the model it came from and, for Weibull, η (hours) and β.
+
+    `conditional_reliability` = R(t) / R(T): surviving to the horizon's age t hours given
+    the age T hours already survived at source_sys_time; `failure_probability` = 1 − that.
+    Both are None without a Weibull model (a default has no notion of age).
+    """
+
+    predicted_reliability: float
+    source: PredictionSource
+    eta_hours: float | None = None
+    beta: float | None = None
+    conditional_reliability: float | None = None
+    failure_probability: float | None = None
+
+
+def _hours(delta: timedelta) -> float:
+    """A duration in hours."""
+    return delta.total_seconds() / 3600
+
+
 def reliability_compute(
     *,
     asset: Asset,
@@ -312,30 +341,56 @@ def reliability_compute(
     job_input: JobInput,
     performed_maintenance_list_ids: set[uuid.UUID],
     prediction_future_time: datetime,
-) -> float:
-    """The predicted reliability, from the best source (see reliability.predict_reliability).
+) -> ReliabilityResult:
+    """The predicted reliability from the best source: fitted → manual → request → stored.
 
+    Weibull: R(t) with t = prediction_future_time − maintenance_end_time in hours, plus the
+    conditional R(t) / R(T) with T = source_sys_time − maintenance_end_time (≥ 0 hours).
     The stored defaults are the AFT ↔ maintenance-list rows of the lists the request's
     operations carried out (on the asset endpoint: of every AFT of the asset).
     """
-    horizon_hours = (prediction_future_time - job_input.maintenance_end_time).total_seconds() / 3600
+    horizon_hours = _hours(prediction_future_time - job_input.maintenance_end_time)
     params = weibull_parameters_for(asset=asset, aft=aft)
-    stored: list[float] = []
-    if params is None and job_input.default_reliability is None:
-        links = AssetFailureTypeMaintenanceList.objects.filter(
-            asset_maintenance_list__maintenance_list_id__in=performed_maintenance_list_ids
+    if params is not None:
+        age_hours = max(0.0, _hours(job_input.source_sys_time - job_input.maintenance_end_time))
+        conditional = reliability.clamp_round(
+            reliability.weibull_conditional_reliability(
+                age_hours=age_hours,
+                target_age_hours=horizon_hours,
+                eta_hours=params.eta_hours,
+                beta=params.beta,
+            )
         )
-        if aft is not None:
-            links = links.filter(asset_failure_type=aft)
-        else:
-            links = links.filter(asset_failure_type__asset=asset)
-        stored = list(links.values_list("default_reliability", flat=True))
-    return reliability.predict_reliability(
-        horizon_hours=horizon_hours,
-        eta_hours=params.eta_hours if params else None,
-        beta=params.beta if params else None,
-        default_reliability=job_input.default_reliability,
-        stored_defaults=stored,
+        return ReliabilityResult(
+            predicted_reliability=reliability.predict_reliability(
+                horizon_hours=horizon_hours, eta_hours=params.eta_hours, beta=params.beta
+            ),
+            source=PredictionSource(params.source),
+            eta_hours=params.eta_hours,
+            beta=params.beta,
+            conditional_reliability=conditional,
+            failure_probability=reliability.clamp_round(1.0 - conditional),
+        )
+    if job_input.default_reliability is not None:
+        return ReliabilityResult(
+            predicted_reliability=reliability.predict_reliability(
+                horizon_hours=horizon_hours, default_reliability=job_input.default_reliability
+            ),
+            source=PredictionSource.REQUEST_DEFAULT,
+        )
+    links = AssetFailureTypeMaintenanceList.objects.filter(
+        asset_maintenance_list__maintenance_list_id__in=performed_maintenance_list_ids
+    )
+    if aft is not None:
+        links = links.filter(asset_failure_type=aft)
+    else:
+        links = links.filter(asset_failure_type__asset=asset)
+    return ReliabilityResult(
+        predicted_reliability=reliability.predict_reliability(
+            horizon_hours=horizon_hours,
+            stored_defaults=list(links.values_list("default_reliability", flat=True)),
+        ),
+        source=PredictionSource.STORED_DEFAULT,
     )
 
 
@@ -344,18 +399,23 @@ def prediction_store(
     job: PredictionJob,
     asset: Asset,
     aft: AssetFailureType | None,
-    predicted_reliability: float,
+    result: ReliabilityResult,
     job_input: JobInput,
     prediction_future_time: datetime,
 ) -> Prediction:
-    """The job's Prediction row: created once (a job has at most one, by a unique key)."""
+    """The job's Prediction row with its model's source, η, β: created once per job."""
     prediction, _ = Prediction.objects.get_or_create(
         job=job,
         defaults={
             "prediction_id": uuid.uuid4(),
             "asset": asset,
             "asset_failure_type": aft,
-            "predicted_reliability": predicted_reliability,
+            "predicted_reliability": result.predicted_reliability,
+            "source": result.source,
+            "eta_hours": result.eta_hours,
+            "beta": result.beta,
+            "conditional_reliability": result.conditional_reliability,
+            "failure_probability": result.failure_probability,
             "time": job_input.source_sys_time,
             "prediction_future_time": prediction_future_time,
         },
@@ -433,11 +493,12 @@ def job_predict(*, job: PredictionJob, client: CmmsClient) -> Prediction:
     asset_lists = cmms_services.asset_maintenance_lists_ensure(asset=asset, client=client)
     if aft is not None:
         asset_failure_type_maintenance_lists_ensure(aft=aft, asset_maintenance_lists=asset_lists)
+        failure_observation_from_request(aft=aft, job_input=job_input)
     future_time = prediction_horizon(
         maintenance_end_time=job_input.maintenance_end_time,
         days=settings.PREDICTION_HORIZON_DAYS,
     )
-    value = reliability_compute(
+    result = reliability_compute(
         asset=asset,
         aft=aft,
         job_input=job_input,
@@ -448,7 +509,7 @@ def job_predict(*, job: PredictionJob, client: CmmsClient) -> Prediction:
         job=job,
         asset=asset,
         aft=aft,
-        predicted_reliability=value,
+        result=result,
         job_input=job_input,
         prediction_future_time=future_time,
     )
@@ -536,3 +597,301 @@ def jobs_requeue_stale(*, batch: int = 500) -> int:
     if count:
         logger.info("requeued %d stale jobs", count)
     return count
+
+
+# --- Failure history and Weibull refits ----------------------------------------------------
+
+REFIT_TASK = "predictions.tasks.weibull_refit_task"
+# A refit marker older than this is taken as lost (its task died): a new refit may be queued.
+REFIT_MARKER_TTL = timedelta(minutes=15)
+
+
+def failure_observation_key(
+    *, aft_id: uuid.UUID, maintenance_end_time: datetime, end_time: datetime, censored: bool
+) -> str:
+    """SHA-256 of a lifetime's natural key: the same lifetime from any source gets one key."""
+    canonical = json.dumps(
+        [str(aft_id), _utc_iso(maintenance_end_time), _utc_iso(end_time), bool(censored)],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def failure_observation_record(
+    *,
+    aft: AssetFailureType,
+    maintenance_end_time: datetime,
+    end_time: datetime,
+    censored: bool,
+    source: ObservationSource,
+) -> FailureObservation | None:
+    """Store one lifetime of the AFT and request a refit; None if it was already stored.
+
+    The lifetime is `end_time − maintenance_end_time` in hours (must be > 0): hours to the
+    failure's start, or hours survived when `censored`.
+    """
+    duration_hours = _hours(end_time - maintenance_end_time)
+    if duration_hours <= 0:
+        raise ValueError(f"the lifetime must be > 0 hours, not {duration_hours:g}")
+    key = failure_observation_key(
+        aft_id=aft.pk,
+        maintenance_end_time=maintenance_end_time,
+        end_time=end_time,
+        censored=censored,
+    )
+    with transaction.atomic():
+        observation, created = FailureObservation.objects.get_or_create(
+            asset_failure_type=aft,
+            source_key=key,
+            defaults={
+                "duration_hours": duration_hours,
+                "censored": censored,
+                "maintenance_end_time": maintenance_end_time,
+                "end_time": end_time,
+                "source": source,
+            },
+        )
+        if not created:
+            return None
+        weibull_refit_request(aft=aft)
+    return observation
+
+
+def failure_observation_from_request(
+    *, aft: AssetFailureType, job_input: JobInput
+) -> FailureObservation | None:
+    """The request's time to failure, when its failure started after its maintenance ended.
+
+    Only on the failure-type endpoint (a lifetime belongs to one failure mode). A replayed
+    or repeated request describes the same lifetime and adds nothing.
+    """
+    if job_input.failure_start_time <= job_input.maintenance_end_time:
+        return None
+    return failure_observation_record(
+        aft=aft,
+        maintenance_end_time=job_input.maintenance_end_time,
+        end_time=job_input.failure_start_time,
+        censored=False,
+        source=ObservationSource.REQUEST,
+    )
+
+
+def weibull_refit_request(*, aft: AssetFailureType) -> bool:
+    """Queue a refit of the AFT unless one is already pending (debounce); True if queued.
+
+    Runs in the caller's transaction and locks the AFT's WeibullFit row, so a refit that
+    clears the marker sees every observation committed before it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        WeibullFit.objects.get_or_create(asset_failure_type=aft)
+        fit = WeibullFit.objects.select_for_update().get(asset_failure_type=aft)
+        pending = fit.refit_requested_at
+        if pending is not None and pending > now - REFIT_MARKER_TTL:
+            return False
+        fit.refit_requested_at = now
+        fit.save(update_fields=["refit_requested_at"])
+        async_task(REFIT_TASK, str(aft.pk), task_name=f"refit {aft.pk}", broker=get_broker())
+    return True
+
+
+_WEIBULL_FIT_RESULT_FIELDS = [
+    "status",
+    "message",
+    "n_failures",
+    "n_censored",
+    "eta_hours",
+    "beta",
+    "log_likelihood",
+    "confidence_level",
+    "eta_lower_hours",
+    "eta_upper_hours",
+    "beta_lower",
+    "beta_upper",
+    "fitted_at",
+]
+
+
+def weibull_refit(*, aft_id: uuid.UUID) -> WeibullFit | None:
+    """Fit the AFT's failure history; keep EtaBeta(fitted) only when the fit is trusted.
+
+    Trusted: at least fitting.MIN_FAILURES failures and a converged fit. Otherwise the
+    fitted parameters are removed, so predictions fall back to the next source.
+    """
+    aft = AssetFailureType.objects.filter(pk=aft_id).first()
+    if aft is None:
+        return None
+    fit, _ = WeibullFit.objects.get_or_create(asset_failure_type=aft)
+    # Clear the marker before reading: a lifetime recorded later queues its own refit.
+    WeibullFit.objects.filter(pk=fit.pk).update(refit_requested_at=None)
+    rows = list(
+        FailureObservation.objects.filter(asset_failure_type=aft).values_list(
+            "duration_hours", "censored"
+        )
+    )
+    failures = [hours for hours, censored in rows if not censored]
+    censored_hours = [hours for hours, censored in rows if censored]
+    try:
+        result = fitting.weibull_fit(failure_hours=failures, censored_hours=censored_hours)
+    except fitting.FitRefused as exc:
+        result = None
+        enough = len(failures) >= fitting.MIN_FAILURES
+        fit.status = FitStatus.FAILED if enough else FitStatus.TOO_FEW_FAILURES
+        fit.message = str(exc)
+    else:
+        fit.status = FitStatus.FITTED
+        fit.message = ""
+    fit.n_failures = len(failures)
+    fit.n_censored = len(censored_hours)
+    fit.eta_hours = result.eta_hours if result else None
+    fit.beta = result.beta if result else None
+    fit.log_likelihood = result.log_likelihood if result else None
+    fit.confidence_level = result.confidence_level if result else fitting.CONFIDENCE_LEVEL
+    fit.eta_lower_hours = result.eta_lower_hours if result else None
+    fit.eta_upper_hours = result.eta_upper_hours if result else None
+    fit.beta_lower = result.beta_lower if result else None
+    fit.beta_upper = result.beta_upper if result else None
+    fit.fitted_at = timezone.now()
+    with transaction.atomic():
+        # Not refit_requested_at: a lifetime recorded during the fit may have set it again.
+        fit.save(update_fields=_WEIBULL_FIT_RESULT_FIELDS)
+        if result is None:
+            EtaBeta.objects.filter(asset_failure_type=aft, source=ParameterSource.FITTED).delete()
+        else:
+            EtaBeta.objects.update_or_create(
+                asset_failure_type=aft,
+                source=ParameterSource.FITTED,
+                defaults={"eta_hours": result.eta_hours, "beta": result.beta},
+            )
+    logger.info(
+        "refit %s: %s (%d failures, %d censored)",
+        aft.pk,
+        fit.status,
+        fit.n_failures,
+        fit.n_censored,
+    )
+    return fit
+
+
+def weibull_refit_all(*, aft_ids: list[uuid.UUID] | None = None) -> list[WeibullFit]:
+    """Refit the given AFTs, or every AFT with a failure history."""
+    if aft_ids is None:
+        aft_ids = list(
+            FailureObservation.objects.values_list("asset_failure_type_id", flat=True).distinct()
+        )
+    fits = [weibull_refit(aft_id=aft_id) for aft_id in aft_ids]
+    return [fit for fit in fits if fit is not None]
+
+
+FAILURE_CSV_COLUMNS = (
+    "asset_id",
+    "failure_type_id",
+    "maintenance_end_time",
+    "failure_start_time",
+    "censored_at",
+)
+FAILURE_CSV_MAX_ROWS = 100_000
+
+
+@dataclass
+class FailureImportReport:
+    """What a CSV import did: rows stored, rows already known, and row-numbered errors."""
+
+    created: int = 0
+    duplicates: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    aft_ids: set[uuid.UUID] = field(default_factory=set)
+
+
+def _csv_uuid(value: str, column: str) -> uuid.UUID:
+    """A UUID cell, or ValueError naming the column."""
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise ValueError(f"{column}: not a UUID: {value!r}") from None
+
+
+def _csv_datetime(value: str, column: str) -> datetime:
+    """An ISO-8601 cell as an aware UTC datetime (no offset means UTC)."""
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"{column}: not an ISO-8601 datetime: {value!r}")
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def failure_observations_import(*, stream: TextIO, dry_run: bool = False) -> FailureImportReport:
+    """Import lifetimes from CSV (docs/reliability.md): valid rows stored, the rest reported.
+
+    Columns: asset_id, failure_type_id, maintenance_end_time, and exactly one of
+    failure_start_time (a failure) or censored_at (still running then: right-censored).
+    Errors name the CSV line (the header is line 1); unknown assets or failure types are
+    error rows. Rows already stored (from any source) count as duplicates, not again.
+    """
+    report = FailureImportReport()
+    reader = csv.DictReader(stream)
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [c for c in FAILURE_CSV_COLUMNS if c not in header]
+    if missing:
+        report.errors.append((1, f"missing columns: {', '.join(missing)}"))
+        return report
+    reader.fieldnames = header
+    assets: dict[uuid.UUID, Asset | None] = {}
+    failure_types: dict[uuid.UUID, FailureType | None] = {}
+    for index, row in enumerate(reader):
+        line = reader.line_num
+        if index >= FAILURE_CSV_MAX_ROWS:
+            report.errors.append((line, f"more than {FAILURE_CSV_MAX_ROWS} rows; rest skipped"))
+            break
+        try:
+            asset_id = _csv_uuid(row.get("asset_id") or "", "asset_id")
+            failure_type_id = _csv_uuid(row.get("failure_type_id") or "", "failure_type_id")
+            maintenance_end = _csv_datetime(
+                row.get("maintenance_end_time") or "", "maintenance_end_time"
+            )
+            failure_start = (row.get("failure_start_time") or "").strip()
+            censored_at = (row.get("censored_at") or "").strip()
+            if bool(failure_start) == bool(censored_at):
+                raise ValueError("give exactly one of failure_start_time and censored_at")
+            censored = bool(censored_at)
+            end_time = (
+                _csv_datetime(censored_at, "censored_at")
+                if censored
+                else _csv_datetime(failure_start, "failure_start_time")
+            )
+            if end_time <= maintenance_end:
+                column = "censored_at" if censored else "failure_start_time"
+                raise ValueError(f"{column} must be after maintenance_end_time")
+            if asset_id not in assets:
+                assets[asset_id] = Asset.objects.filter(pk=asset_id).first()
+            if failure_type_id not in failure_types:
+                failure_types[failure_type_id] = FailureType.objects.filter(
+                    pk=failure_type_id
+                ).first()
+            asset, failure_type = assets[asset_id], failure_types[failure_type_id]
+            if asset is None:
+                raise ValueError(f"asset_id: unknown asset {asset_id}")
+            if failure_type is None:
+                raise ValueError(f"failure_type_id: unknown failure type {failure_type_id}")
+        except ValueError as exc:
+            report.errors.append((line, str(exc)))
+            continue
+        if dry_run:
+            report.created += 1
+            continue
+        aft = asset_failure_type_ensure(asset=asset, failure_type=failure_type)
+        observation = failure_observation_record(
+            aft=aft,
+            maintenance_end_time=maintenance_end,
+            end_time=end_time,
+            censored=censored,
+            source=ObservationSource.CSV,
+        )
+        report.aft_ids.add(aft.pk)
+        if observation is None:
+            report.duplicates += 1
+        else:
+            report.created += 1
+    return report

@@ -14,3 +14,9 @@ def job_run_task(job_id: str) -> str | None:
 def jobs_requeue_stale_task() -> int:
     """Periodic: requeue jobs whose worker died or whose task was lost."""
     return services.jobs_requeue_stale()
+
+
+def weibull_refit_task(aft_id: str) -> str | None:
+    """Refit one AFT's Weibull parameters from its failure history (queued, debounced)."""
+    fit = services.weibull_refit(aft_id=uuid.UUID(aft_id))
+    return None if fit is None else fit.status

@@ -163,3 +163,17 @@ class PredictionFactory(factory.django.DjangoModelFactory):
     predicted_reliability = 0.9
     time = factory.LazyFunction(lambda: datetime(2025, 10, 16, 9, tzinfo=UTC))
     prediction_future_time = factory.LazyAttribute(lambda o: o.time + timedelta(days=7))
+
+
+# The seed's example request (../shared/seed/runtime-documentation.md, "Test cases").
+SEED_ASSET_ID = "06fcd7d5-1fc6-4bc6-b00d-da274663d98d"
+SEED_FAILURE_TYPE_ID = "702ab05a-7427-4a36-a298-0331bd56510a"
+SEED_OPERATION_ID = "06fad7d5-1fc6-4bd6-b00d-da274663d88a"
+SEED_REQUEST = {
+    "operation_id": [SEED_OPERATION_ID],
+    "asset_id": SEED_ASSET_ID,
+    "failure_start_time": "2025-10-02T10:00:00",
+    "maintenance_end_time": "2025-08-16T11:00:00",
+    "source_sys_time": "2025-10-16T09:00:00",
+    "default_reliability": [0.90],
+}

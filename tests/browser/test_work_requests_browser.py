@@ -14,19 +14,12 @@ from predictions.models import ApiClient, ApiToken, PredictionJob
 from predictions.roles import planner_group_ensure
 from tests.browser.conftest import login, shot
 from tests.e2e.conftest import wait_for
+from tests.factories import SEED_FAILURE_TYPE_ID, SEED_REQUEST
 from workrequests.models import ProposalStatus, WorkRequestProposal
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-SEED = {
-    "operation_id": ["06fad7d5-1fc6-4bd6-b00d-da274663d88a"],
-    "asset_id": "06fcd7d5-1fc6-4bc6-b00d-da274663d98d",
-    "failure_type_id": "702ab05a-7427-4a36-a298-0331bd56510a",
-    "failure_start_time": "2025-10-02T10:00:00",
-    "maintenance_end_time": "2025-08-16T11:00:00",
-    "source_sys_time": "2025-10-16T09:00:00",
-    "default_reliability": [0.90],
-}
+SEED = {**SEED_REQUEST, "failure_type_id": SEED_FAILURE_TYPE_ID}
 
 
 def test_a_low_prediction_becomes_one_work_request_after_approval(

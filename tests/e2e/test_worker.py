@@ -9,18 +9,12 @@ from rest_framework.test import APIClient
 
 from predictions.models import ApiClient, ApiToken, JobStatus, Prediction, PredictionJob
 from tests.e2e.conftest import wait_for
+from tests.factories import SEED_FAILURE_TYPE_ID, SEED_REQUEST
 
 pytestmark = [pytest.mark.e2e]
 
-SEED = {
-    "operation_id": ["06fad7d5-1fc6-4bd6-b00d-da274663d88a"],
-    "asset_id": "06fcd7d5-1fc6-4bc6-b00d-da274663d98d",
-    "failure_start_time": "2025-10-02T10:00:00",
-    "maintenance_end_time": "2025-08-16T11:00:00",
-    "source_sys_time": "2025-10-16T09:00:00",
-    "default_reliability": [0.90],
-}
-SEED_FT = "702ab05a-7427-4a36-a298-0331bd56510a"
+SEED = SEED_REQUEST
+SEED_FT = SEED_FAILURE_TYPE_ID
 FINAL = {JobStatus.DONE, JobStatus.NOT_FOUND, JobStatus.ERROR}
 
 

@@ -61,9 +61,22 @@ def world(jobs):
         shape=0.2,
         scale=1.5,
     )
-    from predictions.models import ApiToken
+    from datetime import UTC, datetime
+
+    from predictions.models import ApiToken, FailureObservation, FitStatus, WeibullFit
 
     ApiToken.issue(client=jobs[0].client)
+    FailureObservation.objects.create(
+        asset_failure_type=aft,
+        duration_hours=1100.0,
+        maintenance_end_time=datetime(2025, 1, 1, tzinfo=UTC),
+        end_time=datetime(2025, 2, 15, 20, tzinfo=UTC),
+        source="csv",
+        source_key="a" * 64,
+    )
+    WeibullFit.objects.create(
+        asset_failure_type=aft, status=FitStatus.TOO_FEW_FAILURES, n_failures=1, message="needs 5"
+    )
     return aft
 
 
@@ -108,6 +121,7 @@ def test_the_asset_and_aft_pages_show_the_charts(admin_client, world):
         reverse("admin:predictions_assetfailuretype_change", args=[world.pk])
     ).content.decode()
     assert aft_page.count('class="dtwin-chart"') == 2
+    assert "Too few failures" in aft_page
     assert 'class="weibull-curve"' in aft_page and 'class="horizon"' in aft_page
 
 
