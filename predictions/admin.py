@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import OuterRef, QuerySet, Subquery, UUIDField
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KT, KeyTextTransform
 from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -130,9 +130,11 @@ class PayloadIdFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         try:
-            return queryset.filter(**{f"payload__{self.key}": str(uuid.UUID(value))})
+            wanted = str(uuid.UUID(value))
         except ValueError:
             return queryset.none()
+        # ->> on the payload key, as the expression indexes on PredictionJob are built.
+        return queryset.alias(payload_key=KT(f"payload__{self.key}")).filter(payload_key=wanted)
 
 
 class JobAssetFilter(PayloadIdFilter):
@@ -215,7 +217,7 @@ class PredictionJobAdmin(PlannerModelAdmin):
         return (
             queryset.filter(job_id=value)
             | queryset.filter(prediction_id=value)
-            | queryset.filter(payload__asset_id=str(value)),
+            | queryset.alias(asset_key=KT("payload__asset_id")).filter(asset_key=str(value)),
             False,
         )
 

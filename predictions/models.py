@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from cmms.models import Asset, AssetMaintenanceList, FailureType
@@ -159,6 +160,9 @@ class PredictionJob(models.Model):
                 condition=Q(status__in=["queued", "processing"]),
             ),
             models.Index(fields=["created_at"], name="job_created_idx"),
+            # The admin finds an asset's or a failure type's jobs by the ids in the payload.
+            models.Index(KT("payload__asset_id"), name="job_payload_asset_idx"),
+            models.Index(KT("payload__failure_type_id"), name="job_payload_failure_type_idx"),
         ]
 
     def __str__(self) -> str:
