@@ -17,6 +17,7 @@ import http
 import json
 import logging
 import os
+import random
 import threading
 import time
 import uuid
@@ -135,6 +136,10 @@ def _restore_cmms_error(
 ) -> CmmsError:
     """Rebuild a pickled `CmmsError`."""
     return CmmsError(message, kind=kind, status=status, url_path=url_path)
+
+
+class _BodyCutShort(CmmsError):
+    """The connection broke while the body was read: `_request` sends the request again."""
 
 
 class _DeadlineExceeded(Exception):
@@ -338,6 +343,8 @@ class CmmsClient:
         self.max_retries = int(max_retries)
         self.max_response_bytes = int(max_response_bytes)
         self.max_pages = int(max_pages)
+        self.backoff_factor = float(backoff_factor)
+        self.backoff_max = float(backoff_max)
         self._origin = _origin(self.base_url)
         self._base_path = urlsplit(self.base_url).path
 
@@ -610,7 +617,28 @@ class CmmsClient:
             path,
         )
 
-    def _request(
+    def _request(self, method: str, url: str, **kwargs: Any) -> tuple[bytes, str]:
+        """`_request_once`, again when the connection broke while the body was read.
+
+        urllib3's Retry covers the request up to the headers; a body cut short is retried
+        here, as many times and with the same backoff (safe: POSTs carry Idempotency-Key).
+        """
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._request_once(method, url, **kwargs)
+            except _BodyCutShort as exc:
+                if attempt >= self.max_retries:
+                    raise CmmsError(
+                        f"{exc} (after {self.max_retries} retries)",
+                        kind="transient",
+                        status=exc.status,
+                        url_path=exc.url_path,
+                    ) from None
+                pause = self.backoff_factor * (2**attempt)
+                time.sleep(min(self.backoff_max, pause + random.uniform(0, self.backoff_factor)))
+        raise AssertionError("unreachable")
+
+    def _request_once(
         self,
         method: str,
         url: str,
@@ -789,7 +817,7 @@ class CmmsClient:
                     url_path=path,
                 ) from None
             except (HTTPError, OSError) as exc:
-                raise CmmsError(
+                raise _BodyCutShort(
                     f"{label}: connection broken while reading the body ({_network_reason(exc)})",
                     kind="transient",
                     status=response.status_code,

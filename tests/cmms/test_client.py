@@ -998,10 +998,19 @@ def test_it_reports_a_body_cut_short_as_transient(server: ScriptedServer) -> Non
         make_client(base_url=server.base_url).get_asset(asset_id)
 
     assert caught.value.transient and caught.value.status == 200
-    assert str(caught.value) == (
+    assert str(caught.value).startswith(
         f"CMMS GET /assets/{asset_id}: connection broken while reading the body "
-        "(connection reset or closed by the CMMS)"
+        "(connection reset or closed by the CMMS) (after "
     )
+
+
+def test_it_retries_a_body_cut_short_and_then_succeeds(server: ScriptedServer) -> None:
+    asset_id = uuid.uuid4()
+    server.steps = [
+        json_step(record("asset_id", asset_id), cut_after=20),
+        json_step(record("asset_id", asset_id)),
+    ]
+    assert make_client(base_url=server.base_url).get_asset(asset_id).asset_id == asset_id
 
 
 def test_it_caps_a_chunked_body_while_streaming(server: ScriptedServer) -> None:

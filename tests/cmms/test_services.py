@@ -108,3 +108,20 @@ def test_ensure_steps_run_concurrently_store_each_row_once(cmms_sim):
     assert Asset.objects.count() == 1
     assert OperationMaintenanceList.objects.filter(operation_id=SEED_OP).count() == 2
     assert AssetMaintenanceList.objects.count() == 3
+
+
+def test_a_body_cut_short_is_retried_like_any_transient_failure(cmms_sim, cmms_client):
+    cmms_sim.add_fault(method="GET", path="^/assets/", truncate=True, status=200, times=1)
+    assert services.asset_ensure(asset_id=SEED_ASSET, client=cmms_client).name == "Feed pump P-101"
+    assert cmms_sim.request_count(f"/assets/{SEED_ASSET}") == 2
+
+
+def test_a_body_always_cut_short_ends_transient_after_the_retries(cmms_sim, cmms_client):
+    from cmms.client import CmmsError
+
+    cmms_sim.add_fault(method="GET", path="^/assets/", truncate=True, status=200)
+    with pytest.raises(CmmsError) as caught:
+        services.asset_ensure(asset_id=SEED_ASSET, client=cmms_client)
+    assert caught.value.transient
+    assert "connection broken while reading the body" in str(caught.value)
+    assert cmms_sim.request_count(f"/assets/{SEED_ASSET}") == 3  # max_retries=2 in the fixture
