@@ -18,6 +18,10 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/test.sh
 
+# Every benchmark with its reference, side by side (docs/benchmarks.md); BENCH_ARGS=--quick
+bench: $(STAMP)
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

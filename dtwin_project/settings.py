@@ -1,10 +1,13 @@
 """dtwin settings: one module, driven by the environment (see .env.example)."""
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from cmms.client import validate_base_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,6 +90,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "predictions.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "predictions.middleware.ApiBodyLimitMiddleware",
@@ -162,6 +166,17 @@ WHITENOISE_MANIFEST_STRICT = False
 # --- API -------------------------------------------------------------------------------
 # Largest accepted request body on the API; bigger bodies get 413 before they are read.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 65536, minimum=1024)
+# Each process caches token → client this long, so authentication costs no query; a revoked
+# token or deactivated client is refused within this time (0: look up on every request).
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 30)
+# Requests per API client, "<n>/<second|minute|hour|day>" ("off" disables). Counted in the
+# default cache, which is per process (LocMem): with N gunicorn workers a client may reach
+# up to N times this rate. The throttle never touches the database.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "6000/min")
+if API_RATE_LIMIT.lower() in {"off", "none", "0"}:
+    API_RATE_LIMIT = ""
+elif not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured(f"API_RATE_LIMIT must look like 6000/min, got {API_RATE_LIMIT!r}.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["predictions.authentication.ApiTokenAuthentication"],
@@ -171,6 +186,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "predictions.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["predictions.authentication.ApiClientRateThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -212,6 +228,11 @@ WORK_REQUEST_AUTO_APPROVE_BELOW: float | None = (
 
 # --- CMMS -------------------------------------------------------------------------------
 CMMS_BASE_URL = env_str("CMMS_BASE_URL", "http://127.0.0.1:8081/api")
+try:
+    # Fail at start, not at the first job: http(s) only, no user:password in the URL.
+    CMMS_BASE_URL = validate_base_url(CMMS_BASE_URL)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CMMS_BASE_URL: {exc}.") from None
 CMMS_TOKEN = env_str("CMMS_TOKEN", "dev-cmms-token" if DEBUG else "")
 CMMS_CONNECT_TIMEOUT = env_float("CMMS_CONNECT_TIMEOUT", 3.05, minimum=0.01)
 CMMS_READ_TIMEOUT = env_float("CMMS_READ_TIMEOUT", 10.0, minimum=0.01)
@@ -232,7 +253,9 @@ Q_CLUSTER = {
     "bulk": env_int("Q_BULK", 4, minimum=1),
     "ack_failures": True,
     "catch_up": False,
-    "save_limit": env_int("Q_SAVE_LIMIT", 1000),
+    # -1: successful tasks are not stored (the job row holds the outcome); failures are.
+    # A positive limit makes django-q2 lock every stored success on each task it saves.
+    "save_limit": env_int("Q_SAVE_LIMIT", -1, minimum=-1),
     "sync": env_bool("Q_SYNC", False),
     "label": "Task queue",
 }
@@ -247,6 +270,21 @@ if JOB_LEASE_SECONDS <= Q_CLUSTER["timeout"]:
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS behind a TLS-terminating proxy: off by default so `make run` works on plain
+# http://127.0.0.1; the Dockerfile turns them on (`manage.py check --deploy` passes then).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# /healthz answers plain HTTP too: the container's health check and load balancers call it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    # Only behind a proxy that always sets (and never forwards a client's) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is a commitment for the whole domain: opt in, hence security.W021 is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 LOGGING = {
     "version": 1,

@@ -24,3 +24,6 @@ urlpatterns = [
     path("admin/overview/", overview, name="admin-overview"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "predictions.api.not_found"
+handler500 = "predictions.api.server_error"

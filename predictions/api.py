@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -47,13 +47,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict):
-            errors = detail
+            errors = {str(field): _messages(value) for field, value in detail.items()}
         else:
-            errors = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+            errors = {"non_field_errors": _messages(detail)}
         response.data = {"detail": "Invalid request.", "errors": errors}
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     return response
+
+
+def _messages(detail: Any, prefix: str = "") -> list[str]:
+    """Flatten DRF's nested error detail (list items by index) into a list of messages."""
+    if isinstance(detail, dict):
+        return [
+            message
+            for key, value in detail.items()
+            for message in _messages(value, f"{prefix}item {key}: ")
+        ]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _messages(item, prefix)]
+    return [f"{prefix}{detail}"]
 
 
 _ERRORS = {
@@ -61,6 +74,9 @@ _ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="Missing or invalid token."),
     413: OpenApiResponse(ErrorSerializer, description="Body larger than the limit."),
     415: OpenApiResponse(ErrorSerializer, description="Body is not JSON."),
+    429: OpenApiResponse(
+        ErrorSerializer, description="Too many requests from this client; see Retry-After."
+    ),
     503: OpenApiResponse(ErrorSerializer, description="Database unavailable; retry."),
 }
 
@@ -144,6 +160,7 @@ class JobDetailView(APIView):
             200: JobOutputSerializer,
             401: _ERRORS[401],
             404: OpenApiResponse(ErrorSerializer, description="Unknown job, or another client's."),
+            429: _ERRORS[429],
             503: _ERRORS[503],
         },
     )
@@ -152,3 +169,13 @@ class JobDetailView(APIView):
         if job is None:
             raise Http404
         return Response(JobOutputSerializer(job).data)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """JSON 404 for any URL outside the admin (the URL conf's handler404)."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """JSON 500 (the URL conf's handler500); the traceback goes to the log only."""
+    return JsonResponse({"detail": "Internal server error."}, status=500)

@@ -18,7 +18,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django_q.brokers import get_broker
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ
 from django_q.tasks import async_task
 
 from cmms import services as cmms_services
@@ -86,6 +88,32 @@ def job_enqueue(*, job_id: uuid.UUID) -> None:
     async_task(JOB_TASK, str(job_id), task_name=f"job {job_id}", broker=get_broker())
 
 
+class _PackageBroker(Broker):
+    """A broker that keeps the signed task instead of sending it: the intake inserts it."""
+
+    def __init__(self, list_key: str) -> None:
+        self.list_key = list_key
+        self._info = None
+        self.package: str | None = None
+
+    def enqueue(self, task: str) -> None:
+        self.package = task
+
+
+def job_task_package(*, job_id: uuid.UUID) -> tuple[str, str] | None:
+    """(queue key, signed package) of a job's task, built by django-q2 but not inserted.
+
+    None unless the broker is the ORM one (the intake writes its table) and runs async.
+    """
+    if Conf.SYNC or Conf.BROKER_CLASS or not Conf.ORM:
+        return None
+    broker = _PackageBroker(list_key=Conf.CLUSTER_NAME)
+    async_task(JOB_TASK, str(job_id), task_name=f"job {job_id}", broker=broker)
+    return broker.list_key, broker.package
+
+
+# One statement, in autocommit: insert the job unless the (client, hash) key exists, insert
+# its django-q2 task only if the job row was inserted, and return the job's id either way.
 _INSERT_OR_GET_SQL = """
 WITH ins AS (
     INSERT INTO {table} (job_id, client_id, request_hash, payload, endpoint_type, status,
@@ -93,6 +121,10 @@ WITH ins AS (
     VALUES (%s, %s, %s, %s::jsonb, %s, %s, 0, '', %s, %s)
     ON CONFLICT (client_id, request_hash) DO NOTHING
     RETURNING job_id
+), task AS (
+    INSERT INTO {queue_table} (key, payload, lock)
+    SELECT %s, %s, %s FROM ins WHERE %s
+    RETURNING id
 )
 SELECT job_id, TRUE FROM ins
 UNION ALL
@@ -109,32 +141,44 @@ def job_create(
     The same canonical request from the same client returns the existing job and creates
     nothing, also when identical requests race: the unique (client, request_hash) index
     decides, and the loser reads the winner's row. The job row and its django-q2 task are
-    committed in one transaction.
+    written by one statement, so both are committed or neither; a replay costs that one
+    statement too.
     """
     payload = request_canonical_payload(data=data)
     digest = request_hash(endpoint_type=endpoint_type, payload=payload)
     now = timezone.now()
-    sql = _INSERT_OR_GET_SQL.format(table=PredictionJob._meta.db_table)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                [
-                    uuid.uuid4(),
-                    client.pk,
-                    digest,
-                    json.dumps(payload),
-                    str(endpoint_type),
-                    JobStatus.QUEUED,
-                    now,
-                    now,
-                    client.pk,
-                    digest,
-                ],
-            )
-            row = cursor.fetchone()
+    job_id = uuid.uuid4()
+    package = job_task_package(job_id=job_id)
+    queue_key, signed = package or ("", "")
+    sql = _INSERT_OR_GET_SQL.format(
+        table=PredictionJob._meta.db_table, queue_table=OrmQ._meta.db_table
+    )
+    # A single statement is atomic by itself; the fallback enqueues in a transaction.
+    atomic = transaction.atomic() if package is None else contextlib.nullcontext()
+    with atomic, connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                job_id,
+                client.pk,
+                digest,
+                json.dumps(payload),
+                str(endpoint_type),
+                JobStatus.QUEUED,
+                now,
+                now,
+                queue_key,
+                signed,
+                now,
+                package is not None,
+                client.pk,
+                digest,
+            ],
+        )
+        row = cursor.fetchone()
         if row is not None and row[1]:
-            job_enqueue(job_id=row[0])
+            if package is None:
+                job_enqueue(job_id=row[0])
             return row[0], True
     if row is None:
         # A concurrent request inserted the same hash after this statement's snapshot;

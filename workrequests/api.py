@@ -8,7 +8,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from predictions.serializers import ErrorSerializer
+from predictions.serializers import ErrorSerializer, StrictSerializer
 from workrequests import services
 from workrequests.models import ProposalStatus
 
@@ -31,10 +31,12 @@ class WorkRequestOutputSerializer(serializers.Serializer):
     sent_at = serializers.DateTimeField(allow_null=True)
 
 
-class StatusQuerySerializer(serializers.Serializer):
-    """Query parameters of GET /work_requests."""
+class StatusQuerySerializer(StrictSerializer):
+    """Query parameters of GET /work_requests: unknown or malformed ones get 400."""
 
     status = serializers.ChoiceField(choices=ProposalStatus.choices, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    offset = serializers.IntegerField(min_value=0, required=False)
 
 
 class WorkRequestPagination(LimitOffsetPagination):
@@ -42,6 +44,14 @@ class WorkRequestPagination(LimitOffsetPagination):
 
     default_limit = 50
     max_limit = 100
+
+    def get_schema_operation_parameters(self, view: object) -> list[dict]:
+        """The bounds the view enforces (a value outside them gets 400)."""
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {"limit": {"minimum": 1, "maximum": self.max_limit}, "offset": {"minimum": 0}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 class WorkRequestListView(ListAPIView):
@@ -51,7 +61,14 @@ class WorkRequestListView(ListAPIView):
     pagination_class = WorkRequestPagination
 
     def get_queryset(self) -> QuerySet:
-        query = StatusQuerySerializer(data=self.request.query_params)
+        params = self.request.query_params
+        repeated = {
+            key: ["Give this parameter once."] for key in params if len(params.getlist(key)) > 1
+        }
+        if repeated:
+            raise serializers.ValidationError(repeated)
+        # A plain dict: an empty value is invalid, not "absent" as in an HTML form.
+        query = StatusQuerySerializer(data=params.dict())
         query.is_valid(raise_exception=True)
         return services.proposals_for_client(
             client=self.request.user, status=query.validated_data.get("status")
@@ -63,7 +80,7 @@ class WorkRequestListView(ListAPIView):
         parameters=[OpenApiParameter("status", str, enum=ProposalStatus.values, required=False)],
         responses={
             200: WorkRequestOutputSerializer(many=True),
-            400: OpenApiResponse(ErrorSerializer, description="Unknown status."),
+            400: OpenApiResponse(ErrorSerializer, description="Unknown status, bad limit/offset."),
             401: OpenApiResponse(ErrorSerializer, description="Missing or invalid token."),
         },
     )

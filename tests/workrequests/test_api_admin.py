@@ -35,6 +35,12 @@ def test_a_client_sees_only_its_own_work_requests_filtered_by_status(
     assert [r["predicted_reliability"] for r in rejected["results"]] == [0.2]
     assert rejected["results"][0]["comment"] == "no"
     assert api.get("/work_requests", {"status": "nonsense"}).status_code == 400
+    assert api.get("/work_requests", {"offset": "abc"}).status_code == 400
+    assert api.get("/work_requests", {"limit": "1.5"}).status_code == 400
+    assert api.get("/work_requests", {"stauts": "open"}).json()["errors"] == {
+        "stauts": ["Unknown field."]
+    }
+    assert len(api.get("/work_requests", {"limit": 1}).json()["results"]) == 1
     assert other_api.get("/work_requests").json()["count"] == 0
 
 
