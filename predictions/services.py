@@ -321,27 +321,37 @@ def job_input_parse(*, job: PredictionJob) -> JobInput:
 def asset_failure_type_ensure(*, asset: Asset, failure_type: FailureType) -> AssetFailureType:
     """The AFT row for (asset, failure type), created if missing."""
     aft, _ = AssetFailureType.objects.get_or_create(asset=asset, failure_type=failure_type)
+    # Keep the objects at hand on the row, so later steps do not load them again.
+    aft.asset, aft.failure_type = asset, failure_type
     return aft
 
 
 def asset_failure_type_maintenance_lists_ensure(
     *, aft: AssetFailureType, asset_maintenance_lists: list[AssetMaintenanceList]
 ) -> list[AssetFailureTypeMaintenanceList]:
-    """AFT ↔ asset-maintenance-list rows for every list of the asset (new ones at 1.0)."""
+    """AFT ↔ asset-maintenance-list rows for every list of the asset (new ones at 1.0).
+
+    Reads first and inserts only what is missing (ignoring a concurrent insert of the same
+    link), so the usual case, every link present, costs one query.
+    """
+    links = AssetFailureTypeMaintenanceList.objects.filter(asset_failure_type=aft).select_related(
+        "asset_maintenance_list"
+    )
+    existing = list(links)
+    have = {link.asset_maintenance_list_id for link in existing}
+    missing = [aml for aml in asset_maintenance_lists if aml.pk not in have]
+    if not missing:
+        return existing
     AssetFailureTypeMaintenanceList.objects.bulk_create(
         [
             AssetFailureTypeMaintenanceList(
                 asset_failure_type=aft, asset_maintenance_list=aml, default_reliability=1.0
             )
-            for aml in asset_maintenance_lists
+            for aml in missing
         ],
         ignore_conflicts=True,
     )
-    return list(
-        AssetFailureTypeMaintenanceList.objects.filter(asset_failure_type=aft).select_related(
-            "asset_maintenance_list"
-        )
-    )
+    return list(links.all())
 
 
 def prediction_horizon(*, maintenance_end_time: datetime, days: int) -> datetime:
@@ -447,24 +457,31 @@ def prediction_store(
     job_input: JobInput,
     prediction_future_time: datetime,
 ) -> Prediction:
-    """The job's Prediction row with its model's source, η, β: created once per job."""
-    prediction, _ = Prediction.objects.get_or_create(
-        job=job,
-        defaults={
-            "prediction_id": uuid.uuid4(),
-            "asset": asset,
-            "asset_failure_type": aft,
-            "predicted_reliability": result.predicted_reliability,
-            "source": result.source,
-            "eta_hours": result.eta_hours,
-            "beta": result.beta,
-            "conditional_reliability": result.conditional_reliability,
-            "failure_probability": result.failure_probability,
-            "time": job_input.source_sys_time,
-            "prediction_future_time": prediction_future_time,
-        },
+    """The job's Prediction row with its model's source, η, β: created once per job.
+
+    INSERT … ON CONFLICT DO NOTHING on the unique job key, then read the job's row: a
+    concurrent second insert yields the first one's row, and nothing ever raises.
+    """
+    Prediction.objects.bulk_create(
+        [
+            Prediction(
+                job=job,
+                prediction_id=uuid.uuid4(),
+                asset=asset,
+                asset_failure_type=aft,
+                predicted_reliability=result.predicted_reliability,
+                source=result.source,
+                eta_hours=result.eta_hours,
+                beta=result.beta,
+                conditional_reliability=result.conditional_reliability,
+                failure_probability=result.failure_probability,
+                time=job_input.source_sys_time,
+                prediction_future_time=prediction_future_time,
+            )
+        ],
+        ignore_conflicts=True,
     )
-    return prediction
+    return Prediction.objects.select_related("asset_failure_type__failure_type").get(job=job)
 
 
 def prediction_document(*, prediction: Prediction) -> dict[str, Any]:
