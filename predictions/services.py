@@ -112,6 +112,9 @@ def job_task_package(*, job_id: uuid.UUID) -> tuple[str, str] | None:
     return broker.list_key, broker.package
 
 
+# Raw SQL on the hot path: the ORM's query building costs more than the query itself.
+_REPLAY_SQL = "SELECT job_id FROM {table} WHERE client_id = %s AND request_hash = %s"
+
 # One statement, in autocommit: insert the job unless the (client, hash) key exists, insert
 # its django-q2 task only if the job row was inserted, and return the job's id either way.
 _INSERT_OR_GET_SQL = """
@@ -141,11 +144,17 @@ def job_create(
     The same canonical request from the same client returns the existing job and creates
     nothing, also when identical requests race: the unique (client, request_hash) index
     decides, and the loser reads the winner's row. The job row and its django-q2 task are
-    written by one statement, so both are committed or neither; a replay costs that one
-    statement too.
+    written by one statement, so both are committed or neither. A replay costs one read; a
+    new request that read plus that statement.
     """
     payload = request_canonical_payload(data=data)
     digest = request_hash(endpoint_type=endpoint_type, payload=payload)
+    # A replay is answered by one indexed read: no task is built or signed, nothing written.
+    with connection.cursor() as cursor:
+        cursor.execute(_REPLAY_SQL.format(table=PredictionJob._meta.db_table), [client.pk, digest])
+        existing = cursor.fetchone()
+    if existing is not None:
+        return existing[0], False
     now = timezone.now()
     job_id = uuid.uuid4()
     package = job_task_package(job_id=job_id)

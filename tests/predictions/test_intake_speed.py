@@ -29,10 +29,10 @@ def post(http: APIClient, body: dict) -> int:
     return len(ctx.captured_queries)
 
 
-def test_a_new_request_and_a_replay_cost_one_query_each_once_the_token_is_cached(api):
+def test_a_new_request_costs_two_queries_and_a_replay_one_once_the_token_is_cached(api):
     post(api, {**BODY, "source_sys_time": "2025-01-01T00:00:00"})  # caches the token
-    assert post(api, BODY) == 1
-    assert post(api, BODY) == 1
+    assert post(api, BODY) == 2  # the replay check, then job + task in one statement
+    assert post(api, BODY) == 1  # the replay check only
 
 
 def test_a_cached_token_is_refused_at_once_when_revoked_in_this_process(db):
