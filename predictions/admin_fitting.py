@@ -127,22 +127,7 @@ class WeibullFitInline(admin.StackedInline):
     model = WeibullFit
     extra = 0
     can_delete = False
-    fields = [
-        "status",
-        "message",
-        "n_failures",
-        "n_censored",
-        "eta_hours",
-        "beta",
-        "log_likelihood",
-        "confidence_level",
-        "eta_lower_hours",
-        "eta_upper_hours",
-        "beta_lower",
-        "beta_upper",
-        "fitted_at",
-        "refit_requested_at",
-    ]
+    fields = [*services.WEIBULL_FIT_RESULT_FIELDS, "refit_requested_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

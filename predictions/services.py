@@ -765,7 +765,7 @@ def weibull_refit_request(*, aft: AssetFailureType) -> bool:
     return True
 
 
-_WEIBULL_FIT_RESULT_FIELDS = [
+WEIBULL_FIT_RESULT_FIELDS = [
     "status",
     "message",
     "n_failures",
@@ -824,7 +824,7 @@ def weibull_refit(*, aft_id: uuid.UUID) -> WeibullFit | None:
     fit.fitted_at = timezone.now()
     with transaction.atomic():
         # Not refit_requested_at: a lifetime recorded during the fit may have set it again.
-        fit.save(update_fields=_WEIBULL_FIT_RESULT_FIELDS)
+        fit.save(update_fields=WEIBULL_FIT_RESULT_FIELDS)
         if result is None:
             EtaBeta.objects.filter(asset_failure_type=aft, source=ParameterSource.FITTED).delete()
         else:
