@@ -1,6 +1,8 @@
 """Master data from the DB, else fetched from the CMMS and stored (safe to run concurrently)."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
 
@@ -16,6 +18,17 @@ from cmms.models import (
 
 class MasterDataMissing(Exception):
     """The CMMS does not know an id a request named (the job ends `not_found`)."""
+
+
+@contextmanager
+def _not_found_as_missing(message: str) -> Iterator[None]:
+    """Turn the CMMS's not-found answer into MasterDataMissing(message); other errors pass."""
+    try:
+        yield
+    except CmmsError as exc:
+        if exc.not_found:
+            raise MasterDataMissing(message) from exc
+        raise
 
 
 def _maintenance_lists_store(items: list[CmmsMaintenanceList]) -> list[MaintenanceList]:
@@ -47,12 +60,8 @@ def asset_ensure(*, asset_id: uuid.UUID, client: CmmsClient) -> Asset:
 
 def asset_refresh(*, asset_id: uuid.UUID, client: CmmsClient) -> Asset:
     """Fetch the asset from the CMMS and store it (insert or update)."""
-    try:
+    with _not_found_as_missing(f"Asset {asset_id} not found in DB/CMMS"):
         data = client.get_asset(asset_id)
-    except CmmsError as exc:
-        if exc.not_found:
-            raise MasterDataMissing(f"Asset {asset_id} not found in DB/CMMS") from exc
-        raise
     asset, _ = Asset.objects.update_or_create(
         asset_id=data.asset_id, defaults={"name": data.name, "description": data.description}
     )
@@ -69,12 +78,8 @@ def failure_type_ensure(*, failure_type_id: uuid.UUID, client: CmmsClient) -> Fa
 
 def failure_type_refresh(*, failure_type_id: uuid.UUID, client: CmmsClient) -> FailureType:
     """Fetch the failure type from the CMMS and store it."""
-    try:
+    with _not_found_as_missing(f"Failure type {failure_type_id} not found in DB/CMMS"):
         data = client.get_failure_type(failure_type_id)
-    except CmmsError as exc:
-        if exc.not_found:
-            raise MasterDataMissing(f"Failure type {failure_type_id} not found in DB/CMMS") from exc
-        raise
     failure_type, _ = FailureType.objects.update_or_create(
         failure_type_id=data.failure_type_id,
         defaults={"name": data.name, "description": data.description},
@@ -86,14 +91,8 @@ def maintenance_list_refresh(
     *, maintenance_list_id: uuid.UUID, client: CmmsClient
 ) -> MaintenanceList:
     """Fetch one maintenance list from the CMMS and store it."""
-    try:
+    with _not_found_as_missing(f"Maintenance list {maintenance_list_id} not found in CMMS"):
         data = client.get_maintenance_list(maintenance_list_id)
-    except CmmsError as exc:
-        if exc.not_found:
-            raise MasterDataMissing(
-                f"Maintenance list {maintenance_list_id} not found in CMMS"
-            ) from exc
-        raise
     return _maintenance_lists_store([data])[0]
 
 
@@ -111,12 +110,8 @@ def operation_maintenance_lists_ensure(
     )
     if ids:
         return ids
-    try:
+    with _not_found_as_missing(f"Operation {operation_id} not found in DB/CMMS"):
         items = client.get_operation_maintenance_lists(operation_id)
-    except CmmsError as exc:
-        if exc.not_found:
-            raise MasterDataMissing(f"Operation {operation_id} not found in DB/CMMS") from exc
-        raise
     if not items:
         raise MasterDataMissing(f"Operation {operation_id} has no maintenance lists in DB/CMMS")
     with transaction.atomic():
@@ -141,12 +136,8 @@ def asset_maintenance_lists_ensure(
     links = list(AssetMaintenanceList.objects.filter(asset=asset))
     if links:
         return links
-    try:
+    with _not_found_as_missing(f"Asset {asset.asset_id} not found in CMMS"):
         items = client.get_asset_maintenance_lists(asset.asset_id)
-    except CmmsError as exc:
-        if exc.not_found:
-            raise MasterDataMissing(f"Asset {asset.asset_id} not found in CMMS") from exc
-        raise
     if not items:
         return []
     with transaction.atomic():

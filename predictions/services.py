@@ -83,9 +83,9 @@ def request_hash(*, endpoint_type: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def job_enqueue(*, job_id: uuid.UUID) -> None:
+def job_enqueue(*, job_id: uuid.UUID, broker: Broker | None = None) -> None:
     """Queue the django-q2 task that runs a job (on the caller's transaction)."""
-    async_task(JOB_TASK, str(job_id), task_name=f"job {job_id}", broker=get_broker())
+    async_task(JOB_TASK, str(job_id), task_name=f"job {job_id}", broker=broker or get_broker())
 
 
 class _PackageBroker(Broker):
@@ -108,7 +108,7 @@ def job_task_package(*, job_id: uuid.UUID) -> tuple[str, str] | None:
     if Conf.SYNC or Conf.BROKER_CLASS or not Conf.ORM:
         return None
     broker = _PackageBroker(list_key=Conf.CLUSTER_NAME)
-    async_task(JOB_TASK, str(job_id), task_name=f"job {job_id}", broker=broker)
+    job_enqueue(job_id=job_id, broker=broker)
     return broker.list_key, broker.package
 
 
